@@ -1,0 +1,1 @@
+"""Reports built with polars from results files only (they work offline, on copied runs)."""
