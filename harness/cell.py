@@ -57,8 +57,13 @@ def failed_result(cell: CellConfig, error: str, seconds: float = float("nan")) -
                            "config": cell.model_dump_json(), "harness_version": __version__})
 
 
+def network_key(cell: CellConfig) -> str:
+    """Cache key of a cell's trained network: its model config (less label and layers) and data."""
+    return config_hash(cell.model.model_dump(exclude={"label", "layers"}), cell.dataset)
+
+
 def _network_stage(cell: CellConfig, data, cache: Cache, device: str):
-    key = config_hash(cell.model.model_dump(exclude={"label", "layers"}), cell.dataset)
+    key = network_key(cell)
     family = family_of(cell.model)
     entry = cache.entry("network", key)
     if entry is not None:

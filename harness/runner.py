@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from harness.cell import CellResult, failed_result, run_cell_safely
+from harness.cell import CellResult, failed_result, network_key, run_cell_safely
 from harness.config import CellConfig, ResourcesConfig
 from harness.suite import cell_id
 
@@ -52,7 +52,16 @@ def _on_ray(
     remote = ray.remote(cell_task).options(
         num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=resources.max_retries
     )
-    queue = list(cells)
+    # The first cell of each network trains it; the others wait for it, then find it cached.
+    queue: list[CellConfig] = []
+    waiting: dict[str, list[CellConfig]] = {}
+    for cell in cells:
+        key = network_key(cell)
+        if key in waiting:
+            waiting[key].append(cell)
+        else:
+            waiting[key] = []
+            queue.append(cell)
     in_flight: dict = {}
     try:
         while queue or in_flight:
@@ -62,6 +71,7 @@ def _on_ray(
             done, _ = ray.wait(list(in_flight), num_returns=1)
             for ref in done:
                 cell = in_flight.pop(ref)
+                queue.extend(waiting.pop(network_key(cell), []))
                 try:
                     result = ray.get(ref)
                 except Exception as exc:  # system failure after max_retries: still a row
