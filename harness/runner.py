@@ -17,6 +17,7 @@ from typing import Callable, Iterator
 
 from harness.cell import CellResult, failed_result, network_key, run_cell_safely
 from harness.config import CellConfig, ResourcesConfig
+from harness.errors import UserInputError
 from harness.suite import cell_id
 
 
@@ -47,8 +48,11 @@ def _on_ray(
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     started_here = not ray.is_initialized()
     if started_here:
-        ray.init(address=address, include_dashboard=False, log_to_driver=False,
-                 runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+        try:
+            ray.init(address=address, include_dashboard=False, log_to_driver=False,
+                     runtime_env={"env_vars": {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}})
+        except ConnectionError as exc:
+            raise UserInputError(f"cannot reach a Ray cluster at {address!r} ({exc})", key="--address") from None
     remote = ray.remote(cell_task).options(
         num_cpus=resources.num_cpus, num_gpus=resources.num_gpus, max_retries=resources.max_retries
     )
