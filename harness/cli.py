@@ -49,16 +49,52 @@ def _cmd_run(args: argparse.Namespace) -> int:
     return 0 if counts["failed"] == 0 else 1
 
 
-def _write_reports(run_dir: Path) -> list[Path]:
-    from harness.store import read_results
-    from reports.leaderboard import write_leaderboard
+def _write_reports(run_dir: Path, *more_runs: Path, out: Path | None = None) -> list[Path]:
+    """Leaderboard (md, csv, parquet) and the HTML report of one or more runs; their paths, md first.
 
-    return write_leaderboard(read_results(run_dir), run_dir)
+    Written into ``out`` (default: ``run_dir``); several runs are merged.
+    """
+    from reports.html import write_html
+    from reports.leaderboard import write_leaderboard
+    from reports.runs import load_runs
+
+    runs = load_runs([run_dir, *more_runs])
+    out = Path(out or run_dir)
+    return [*write_leaderboard(runs.results, out, runs.unlearning), write_html(runs, out / "report.html")]
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
-    paths = _write_reports(Path(args.run_dir))
+    if len(args.run_dirs) > 1 and args.out is None:
+        raise UserInputError("several run directories are merged: say where with --out DIR", key="--out")
+    paths = _write_reports(*map(Path, args.run_dirs), out=args.out and Path(args.out))
     print(paths[0].read_text())
+    print(f"koopbench: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from reports.compare import compare_runs, comparison_markdown, load_tolerances
+    from reports.runs import load_runs
+
+    tolerances = load_tolerances(args.tolerances, args.tolerance, args.alpha)
+    comparison = compare_runs(load_runs([args.base]), load_runs([args.candidate]), tolerances, tuple(args.ignore))
+    text = comparison_markdown(comparison, args.base, args.candidate)
+    print(text)
+    if args.out:
+        Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+        Path(args.out).write_text(text)
+        comparison.table.write_csv(Path(args.out).with_suffix(".csv"))
+    return comparison.exit_code
+
+
+def _cmd_history(args: argparse.Namespace) -> int:
+    from reports.history import write_history
+    from reports.runs import load_runs
+
+    runs = [load_runs([run_dir]) for run_dir in args.run_dirs]
+    paths = write_history(runs, Path(args.out), metrics=args.metric or None)
+    print(paths[0].read_text())
+    print(f"koopbench: wrote {', '.join(str(p) for p in paths)}", file=sys.stderr)
     return 0
 
 
@@ -90,9 +126,28 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
 
-    report = sub.add_parser("report", help="rebuild the leaderboard of a run directory")
-    report.add_argument("run_dir")
+    report = sub.add_parser("report", help="rebuild the leaderboard and HTML report of one or more runs (merged)")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    report.add_argument("--out", help="output directory (default: the run directory; required for several)")
     report.set_defaults(func=_cmd_report)
+
+    compare = sub.add_parser("compare", help="per-metric deltas and a regression verdict: exit 0 ok, 1 regressed, 2 bad input")
+    compare.add_argument("base", metavar="BASE_RUN")
+    compare.add_argument("candidate", metavar="CANDIDATE_RUN")
+    compare.add_argument("--tolerances", metavar="YAML", help="tolerance file (format: reports/compare.py docstring)")
+    compare.add_argument("--tolerance", action="append", default=[], metavar="METRIC=ABS",
+                         help="absolute tolerance of one metric, overrides the file (repeatable)")
+    compare.add_argument("--alpha", type=float, help="significance level of Welch's t-test (default 0.05)")
+    compare.add_argument("--ignore", action="append", default=[], metavar="KEY",
+                         help="config key left out of cell matching, e.g. surrogate.epochs (repeatable)")
+    compare.add_argument("--out", metavar="FILE.md", help="also write the Markdown summary here (and a .csv beside it)")
+    compare.set_defaults(func=_cmd_compare)
+
+    history = sub.add_parser("history", help="several runs side by side in time order, per metric, with a plot")
+    history.add_argument("run_dirs", nargs="+", metavar="RUN_DIR")
+    history.add_argument("--out", default="history", help="output directory (default: ./history)")
+    history.add_argument("--metric", action="append", help="metric to show (repeatable; default: the headline ones)")
+    history.set_defaults(func=_cmd_history)
 
     ls = sub.add_parser("ls", help="list registered model families or dataset schemes")
     ls.add_argument("what", choices=["models", "datasets"])
