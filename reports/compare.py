@@ -69,7 +69,8 @@ def load_tolerances(path: str | Path | None, overrides: list[str] = (), alpha: f
         try:
             raw = yaml.safe_load(Path(path).read_text()) or {}
         except (OSError, yaml.YAMLError) as exc:
-            raise UserInputError(f"cannot read tolerances ({type(exc).__name__}: {exc})", file=str(path)) from None
+            one_line = " ".join(str(exc).split())
+            raise UserInputError(f"cannot read tolerances ({type(exc).__name__}: {one_line})", file=str(path)) from None
     try:
         spec = ToleranceFile.model_validate(raw)
     except ValidationError as exc:
@@ -190,6 +191,8 @@ def compare_runs(base: Runs, cand: Runs, tolerances: ToleranceFile | None = None
         (pl.col("cand_mean") - pl.col("base_mean")).alias("delta"),
     )
     p = welch_p(*(table[col].to_numpy() for col in ("base_mean", "base_std", "n_base", "cand_mean", "cand_std", "n_cand")))
+    untested = np.array([m in METRICS and not METRICS.get(m).noise_test for m in table["metric"]], dtype=bool)
+    p = np.where(untested, np.nan, p)
     absolute = np.array([abs_tol[m] for m in table["metric"]])
     relative = np.array([specs[m].rel for m in table["metric"]])
     bound = tolerance_bound(absolute, relative, table["base_mean"].to_numpy())

@@ -32,6 +32,8 @@ class Metric:
         gate: whether ``koopbench compare`` lets it decide the exit code by default (wall times
             depend on the machine and the cache, so they are shown but do not gate unless asked).
         abs_tol: default tolerance in the metric's unit; a change must exceed it to count.
+        noise_test: whether the seed spread decides (Welch's t-test); False: the tolerance alone
+            (``ok_rate``: a cell that fails is not seed noise).
     """
 
     name: str
@@ -40,6 +42,7 @@ class Metric:
     unit: str = "fraction"
     gate: bool = True
     abs_tol: float = 0.0
+    noise_test: bool = True
 
 
 METRICS: Registry[Metric] = Registry("metric")
@@ -53,7 +56,7 @@ def _register(*metrics: Metric) -> None:
 
 
 _register(
-    Metric("ok_rate", "higher", "cells ok", "fraction", abs_tol=0.0),
+    Metric("ok_rate", "higher", "cells ok", "fraction", abs_tol=0.0, noise_test=False),
     Metric("network_acc", "higher", "network acc", abs_tol=0.005),
     Metric("surrogate_acc", "higher", "surrogate acc", abs_tol=0.005),
     Metric("agreement", "higher", "agreement", abs_tol=0.005),
@@ -174,7 +177,8 @@ def betti_gap(network: pl.Series, surrogate: pl.Series) -> pl.Series:
     long = (
         pl.DataFrame({"a": network.cast(pl.List(pl.Float64)), "b": surrogate.cast(pl.List(pl.Float64))})
         .with_columns(index)
-        .with_columns(pl.min_horizontal(pl.col("a").list.len(), pl.col("b").list.len()).alias("_n"))
+        .with_columns(pl.min_horizontal(pl.col("a").list.len().fill_null(0), pl.col("b").list.len().fill_null(0)).alias("_n"))
+        .filter(pl.col("_n") > 0)
         .with_columns(pl.col("a").list.head(pl.col("_n")), pl.col("b").list.head(pl.col("_n")))
         .explode(["a", "b"])
         .group_by("_row", maintain_order=True)

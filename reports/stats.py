@@ -46,21 +46,29 @@ def welch_p(
     Returns:
         p-values ``(g,)``. Special cases, stated rather than left to floating point:
         both samples without spread (std 0): p = 0 if the means differ, 1 if they are equal
-        (a deterministic metric that moved has moved); either side with ``n < 2`` or a NaN: NaN
+        (a deterministic metric that moved has moved); one side with ``n < 2``: that side is given
+        the other side's spread (seed noise belongs to the metric, not to the run), a one-sample
+        t-test with ``n - 1`` degrees of freedom; both sides with ``n < 2``, or a NaN: NaN
         (untestable; the caller decides on tolerance alone).
     """
     mean_a, std_a, n_a, mean_b, std_b, n_b = (np.asarray(v, dtype=np.float64) for v in
                                               (mean_a, std_a, n_a, mean_b, std_b, n_b))
     delta = mean_b - mean_a
+    std_a = np.where((n_a < 2) & (n_b >= 2), std_b, std_a)  # borrow the spread of the side that has one
+    std_b = np.where((n_b < 2) & (n_a >= 2), std_a, std_b)
     va, vb = std_a**2 / np.maximum(n_a, 1), std_b**2 / np.maximum(n_b, 1)
     se2 = va + vb
     p = np.full(delta.shape, np.nan)
-    testable = (n_a >= 2) & (n_b >= 2) & np.isfinite(delta) & np.isfinite(se2)
+    testable = ((n_a >= 2) | (n_b >= 2)) & (n_a >= 1) & (n_b >= 1) & np.isfinite(delta) & np.isfinite(se2)
     flat = testable & (se2 == 0)
     p[flat] = np.where(delta[flat] == 0, 1.0, 0.0)
     spread = testable & (se2 > 0)
     t = np.abs(delta[spread]) / np.sqrt(se2[spread])
-    dof = se2[spread] ** 2 / (va[spread] ** 2 / (n_a[spread] - 1) + vb[spread] ** 2 / (n_b[spread] - 1))
+    with np.errstate(divide="ignore", invalid="ignore"):  # a borrowed side (n = 1) adds no degrees of freedom
+        parts = np.where(n_a[spread] >= 2, va[spread] ** 2 / (n_a[spread] - 1), 0.0) + \
+            np.where(n_b[spread] >= 2, vb[spread] ** 2 / (n_b[spread] - 1), 0.0)
+        dof = np.where((n_a[spread] >= 2) & (n_b[spread] >= 2), se2[spread] ** 2 / parts,
+                       np.maximum(n_a[spread], n_b[spread]) - 1)
     p[spread] = 2 * stats.t.sf(t, dof)
     return p
 
