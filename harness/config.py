@@ -7,6 +7,7 @@ are errors, not warnings. Precedence: command line > suite YAML (> included YAML
 
 from __future__ import annotations
 
+import typing
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -128,19 +129,48 @@ class SurrogateConfig(Frozen):
 class TopologyConfig(Frozen):
     """Persistent homology of layers and surrogate iterates (DESIGN.md section 2, step 6)."""
 
-    n_points: PositiveInt = Field(400, description="Seeded subsample of held-out points.")
-    maxdim: Annotated[int, Field(ge=0, le=2)] = Field(0, description="Highest homology dimension.")
+    n_points: PositiveInt = Field(400, description="Seeded subsample of held-out points (before the pre-flight).")
+    maxdim: Annotated[int, Field(ge=0, le=2)] = Field(1, description="Highest homology dimension.")
     scale_quantile: Annotated[float, Field(gt=0, le=1)] = Field(
         0.9,
-        description="epsilon = this quantile of nearest-neighbour distances in the preprocessed "
-        "first layer x_0 (pooled subsample); fixed once per cell, the same for all curves.",
+        description="Base scale epsilon = this quantile of nearest-neighbour distances in the "
+        "preprocessed first layer x_0 (pooled subsample); fixed once per cell, the same for all curves.",
+    )
+    scale_factors: list[PositiveFloat] = Field(
+        [1.0, 2.0, 4.0, 8.0], min_length=1,
+        description="Betti curves are recorded at epsilon * each factor; the headline curves at epsilon.",
     )
     per_class: bool = Field(True, description="Also compute curves per class.")
     iterate_stride: PositiveInt = Field(1, description="Compute surrogate iterates t = 0, s, 2s, ..., k.")
+    n_perm: PositiveInt | None = Field(
+        None, description="Greedy (farthest-point) landmarks per point set; covering radius recorded."
+    )
+    backend: Literal["ripser", "giotto"] = Field(
+        "ripser", description="'giotto' uses giotto-ph (optional extra koopbench[giotto], AGPL-3)."
+    )
+    distances: bool = Field(
+        True, description="Bottleneck / Wasserstein distances between each layer and its matched iterate."
+    )
+    budget_seconds: PositiveFloat = Field(
+        300.0, description="Pre-flight: the topology stage's estimated time must fit; n is lowered if not."
+    )
+    budget_memory_gb: PositiveFloat = Field(
+        4.0, description="Pre-flight: the estimated peak memory of one persistence call must fit."
+    )
+    calibrate: bool = Field(
+        True, description="Pre-flight: rescale the time model with one small run on the cell's points."
+    )
+
+
+UnlearningMethod = Literal[
+    "edit_shared", "edit_nearest", "edit_centroid", "edit_reweighted",
+    "retrain", "finetune", "ascent", "logit_mask",
+]
+UNLEARNING_METHODS: tuple[str, ...] = typing.get_args(UnlearningMethod)
 
 
 class UnlearningConfig(Frozen):
-    """The paper's closed-form edit of K (DESIGN.md section 2, step 7)."""
+    """Unlearning benchmark: edits of the surrogate's K and references on the network (section 2, step 7)."""
 
     forget_classes: Literal["all"] | list[NonNegativeInt] = Field(
         "all", description="Classes to forget, one edit each."
@@ -149,11 +179,44 @@ class UnlearningConfig(Frozen):
         None, description="Class carried in results.parquet (default: the last class)."
     )
     gamma: PositiveFloat = Field(0.1, description="Regulariser of the constrained least squares.")
-    target: Literal["shared", "nearest", "centroid"] = Field(
+    target: Literal["shared", "nearest", "centroid", "reweighted"] = Field(
         "nearest",
-        description="Targets T: 'shared' (one target for all forget points, as in the paper's "
-        "code), 'nearest' (per-point nearest retained neighbour), 'centroid' (mean advanced "
-        "observable of the nearest neighbour's class).",
+        description="The headline edit carried in results.parquet (method edit_<target>): 'shared' (one "
+        "target for all forget points, as in the paper's code), 'nearest' (per-point nearest retained "
+        "neighbour), 'centroid' (mean advanced observable of the nearest neighbour's class), "
+        "'reweighted' (centroid targets, gamma chosen on training data, reweighted re-solves).",
+    )
+    methods: list[UnlearningMethod] = Field(
+        list(UNLEARNING_METHODS), min_length=1, description="Methods run for every forget class."
+    )
+    reweight_gammas: list[PositiveFloat] = Field(
+        [0.1, 0.3, 1.0, 3.0], min_length=1,
+        description="edit_reweighted: gamma grid, chosen on TRAINING data (forget accuracy + retained drop).",
+    )
+    reweight_rounds: NonNegativeInt = Field(3, description="edit_reweighted: reweighted re-solves.")
+    reweight_factor: Annotated[float, Field(gt=1)] = Field(
+        4.0, description="edit_reweighted: weight multiplier of training points the edit still gets wrong."
+    )
+    finetune_epochs: PositiveInt = Field(10, description="finetune: epochs on the retained training set.")
+    finetune_lr: PositiveFloat = Field(1e-2, description="finetune: peak learning rate (cosine decay).")
+    ascent_lr: PositiveFloat = Field(1e-3, description="ascent: learning rate (AdamW).")
+    ascent_max_epochs: PositiveInt = Field(20, description="ascent: most passes over the forget set.")
+    ascent_retain_weight: NonNegativeFloat = Field(
+        1.0, description="ascent: weight of the retained-set cross-entropy beside the ascent term."
+    )
+    ascent_stop_accuracy: Annotated[float, Field(ge=0, le=1)] = Field(
+        0.01, description="ascent: stop once the forget class's TRAINING accuracy is at most this."
+    )
+    probe: bool = Field(True, description="Fit the linear recoverability probe for every method.")
+
+
+class LinearFloorConfig(Frozen):
+    """Closed-form DMD / EDMD surrogates of x_0 -> x_L: the floor every KAE must beat."""
+
+    enabled: bool = Field(True, description="Fit DMD and EDMD in every cell.")
+    rbf_centres: PositiveInt = Field(100, description="EDMD: Gaussian RBF observables (seeded k-means++ centres).")
+    ridges: list[NonNegativeFloat] = Field(
+        [1e-6, 1e-4, 1e-2, 1.0], min_length=1, description="Ridge grid, chosen by 5-fold CV on training data."
     )
 
 
@@ -178,6 +241,7 @@ class SuiteConfig(Frozen):
     preprocess: PreprocessConfig = Field(default_factory=PreprocessConfig)
     topology: TopologyConfig = Field(default_factory=TopologyConfig)
     unlearning: UnlearningConfig = Field(default_factory=UnlearningConfig)
+    linear_floor: LinearFloorConfig = Field(default_factory=LinearFloorConfig)
     resources: ResourcesConfig = Field(default_factory=ResourcesConfig)
 
     @field_validator("seeds")
@@ -206,3 +270,4 @@ class CellConfig(Frozen):
     preprocess: PreprocessConfig
     topology: TopologyConfig
     unlearning: UnlearningConfig
+    linear_floor: LinearFloorConfig = Field(default_factory=LinearFloorConfig)

@@ -1,0 +1,126 @@
+"""Pre-flight of the topology stage: estimate time and memory, lower n to fit the suite's budget.
+
+Persistent homology dominates a cell's cost and, unlike everything else, grows quadratically in
+memory: ripser.py builds the dense n x n distance matrix in float64 and then its lower triangle
+through two n x n index grids, so one call peaks at about 70 n^2 bytes (maxdim 0) and 90 n^2
+bytes (maxdim >= 1), measured on this project's machine (n = 2000, 3000): 20,000 points at
+maxdim 1 would ask for ~36 GB. Time grows like c_d n^{e_d} (d = maxdim).
+
+The model's constants were measured on this machine; :func:`calibrate` rescales the time constant
+with one small run on the cell's own points, so that estimates follow the machine and the data.
+:func:`plan_topology` then finds the largest n (at most the requested one) whose whole topology
+stage (every depth, pooled and per class) fits both budgets.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+
+# Peak bytes per n^2 of one ripser.py call on dense input, by maxdim (measured: see module doc).
+BYTES_PER_N2 = {0: 72.0, 1: 90.0, 2: 90.0}
+# seconds ~ C[d] * n ** E[d] for one ripser call on 10-D points, by maxdim (measured here).
+TIME_COEFFICIENT = {0: 4.0e-7, 1: 9.0e-9, 2: 1.6e-7}
+TIME_EXPONENT = {0: 2.0, 1: 2.6, 2: 3.0}
+MIN_POINTS = 20
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """Estimated wall seconds and peak extra bytes."""
+
+    seconds: float
+    bytes: float
+
+
+def ripser_cost(n: int, dim: int, maxdim: int, n_perm: int | None = None, speed: float = 1.0) -> Estimate:
+    """Estimate of one persistence call on ``n`` points in R^dim.
+
+    Args:
+        n_perm: landmarks (the complex is built on ``min(n, n_perm)`` points; the greedy choice
+            costs n * n_perm distance evaluations).
+        speed: multiplier of the time model from :func:`calibrate` (1.0 = this machine's model).
+    """
+    m = n if n_perm is None else min(n, n_perm)
+    seconds = TIME_COEFFICIENT[maxdim] * m ** TIME_EXPONENT[maxdim] + 2e-9 * n * m * dim * (m < n)
+    peak = BYTES_PER_N2[maxdim] * m * m + (16.0 * n * dim if m < n else 0.0)
+    return Estimate(speed * seconds, peak)
+
+
+def stage_cost(
+    n: int, dim: int, maxdim: int, n_depths: int, class_fractions: list[float], n_perm: int | None = None,
+    speed: float = 1.0,
+) -> Estimate:
+    """The whole topology stage: ``n_depths`` point sets, each pooled and per class.
+
+    Time adds up over calls; memory is the peak of the largest single call (calls run one at a time).
+    """
+    sizes = [n] + [max(1, int(round(n * f))) for f in class_fractions]
+    costs = [ripser_cost(s, dim, maxdim, n_perm, speed) for s in sizes]
+    return Estimate(n_depths * sum(c.seconds for c in costs), max(c.bytes for c in costs))
+
+
+def calibrate(points: np.ndarray, maxdim: int, probe: int = 300, seed: int = 0) -> float:
+    """Measured / modelled seconds of one run on ``probe`` of ``points`` ``(n, d)``: the speed factor."""
+    from harness.topology import persistence, seeded_sample
+
+    sample = np.asarray(points)[seeded_sample(len(points), probe, seed)]
+    start = time.perf_counter()
+    persistence(sample, maxdim)
+    measured = time.perf_counter() - start
+    modelled = ripser_cost(len(sample), sample.shape[1], maxdim).seconds
+    return max(measured / modelled, 1e-3)
+
+
+@dataclass(frozen=True)
+class TopologyPlan:
+    """What the pre-flight decided, recorded in the results."""
+
+    n_requested: int
+    n_used: int
+    seconds_estimate: float
+    bytes_estimate: float
+    speed: float
+    lowered: bool
+    note: str
+
+
+def plan_topology(
+    n_requested: int,
+    n_available: int,
+    dim: int,
+    maxdim: int,
+    n_depths: int,
+    class_fractions: list[float],
+    budget_seconds: float,
+    budget_bytes: float,
+    n_perm: int | None = None,
+    speed: float = 1.0,
+) -> TopologyPlan:
+    """The largest n <= min(requested, available) whose stage fits ``budget_seconds`` and ``budget_bytes``."""
+    n_max = min(n_requested, n_available)
+
+    def fits(n: int) -> bool:
+        cost = stage_cost(n, dim, maxdim, n_depths, class_fractions, n_perm, speed)
+        return cost.seconds <= budget_seconds and cost.bytes <= budget_bytes
+
+    if fits(n_max):
+        n_used = n_max
+    else:
+        low, high = min(MIN_POINTS, n_max), n_max  # fits(low) assumed; bisect the boundary
+        while high - low > 1:
+            middle = (low + high) // 2
+            low, high = (middle, high) if fits(middle) else (low, middle)
+        n_used = low
+    cost = stage_cost(n_used, dim, maxdim, n_depths, class_fractions, n_perm, speed)
+    lowered = n_used < n_max
+    note = ""
+    if lowered:
+        full = stage_cost(n_max, dim, maxdim, n_depths, class_fractions, n_perm, speed)
+        note = (f"pre-flight lowered n from {n_max} to {n_used}: {n_max} points would take ~{full.seconds:.0f} s "
+                f"and ~{full.bytes / 2**30:.1f} GiB (budget {budget_seconds:.0f} s, {budget_bytes / 2**30:.1f} GiB)")
+        if not fits(n_used):
+            note += "; even the minimum exceeds the budget"
+    return TopologyPlan(n_requested, n_used, cost.seconds, cost.bytes, speed, lowered, note)
