@@ -20,8 +20,8 @@ from reports.runs import Runs
 from harness.store import RESULTS
 
 #: Metrics shown by default (those present).
-DEFAULT_METRICS = ("network_acc", "surrogate_acc", "agreement", "dmd_surrogate_acc", "betti0_gap",
-                   "edit_forget_acc", "edit_retain_drop")
+DEFAULT_METRICS = ("network_acc", "surrogate_acc", "agreement", "linear_floor_acc", "betti0_gap",
+                   "best_edit_forget_acc", "best_edit_retain_drop")
 
 
 def run_time(runs: Runs) -> dt.datetime:

@@ -63,7 +63,9 @@ def unlearning_summary(runs: Runs) -> pl.DataFrame | None:
     out = (u.group_by(*GROUP, "method")
            .agg(pl.col("cell_id").n_unique().alias("cells"), *[pl.col(c).mean() for c in columns])
            .sort(*GROUP, "method"))
-    reference = [is_reference_method(m) for m in out["method"].to_list()]
+    acts_on = (u.group_by(*GROUP, "method").agg(pl.col("acts_on").first()).join(out, on=[*GROUP, "method"], how="right")
+               ["acts_on"].to_list() if "acts_on" in u.columns else [None] * out.height)
+    reference = [is_reference_method(m, on) for m, on in zip(out["method"].to_list(), acts_on)]
     return out.insert_column(4, pl.Series("reference", reference))
 
 

@@ -11,8 +11,8 @@ the parts whose columns the results have:
 - ``1 - betti0_gap``: topological fidelity, where ``betti0_gap`` is the mean over the network's
   layers of ``|b_net - b_kae| / max(b_net, b_kae, 1)`` (beta_0 of layer l vs the decoded surrogate
   iterate matched to it);
-- ``1 - edit_forget_acc``: efficacy of the best surrogate edit (held-out forget-class accuracy after it);
-- ``1 - clip(edit_retain_drop, 0, 1)``: its collateral damage (drop of retained-class accuracy).
+- ``1 - best_edit_forget_acc``: efficacy of the best surrogate edit (held-out forget-class accuracy after it);
+- ``1 - clip(best_edit_retain_drop, 0, 1)``: its collateral damage (drop of retained-class accuracy).
 
 Each part uses the seed mean. Network accuracy is deliberately not a part: the leaderboard ranks
 how linearisable and editable a network is, not how good a classifier. A line missing a part that
@@ -33,20 +33,20 @@ from reports.stats import t_halfwidth
 
 GROUP = ["dataset", "model", "surrogate"]
 LEADERBOARD_METRICS = (
-    "network_acc", "surrogate_acc", "agreement", "dmd_surrogate_acc", "kae_minus_dmd", "fvu_state",
-    "betti0_gap", "edit_forget_acc", "edit_retain_drop",
+    "network_acc", "surrogate_acc", "agreement", "linear_floor_acc", "kae_minus_floor", "fvu_state",
+    "betti0_gap", "best_edit_forget_acc", "best_edit_retain_drop",
     "forget_acc_before", "forget_acc_after", "retain_acc_before", "retain_acc_after", "seconds",
 )
 #: (part name, column, transform of the seed mean into [0, 1], higher better); see the module doc.
 SCORE_PARTS = (
     ("agreement", "agreement_mean", lambda c: c),
     ("topology", "betti0_gap_mean", lambda c: 1 - c),
-    ("efficacy", "edit_forget_acc_mean", lambda c: 1 - c),
-    ("collateral", "edit_retain_drop_mean", lambda c: 1 - c.clip(0, 1)),
+    ("efficacy", "best_edit_forget_acc_mean", lambda c: 1 - c),
+    ("collateral", "best_edit_retain_drop_mean", lambda c: 1 - c.clip(0, 1)),
 )
 #: Columns shown in the Markdown table, in order (those present).
-SHOWN = ("network_acc", "surrogate_acc", "agreement", "dmd_surrogate_acc", "betti0_gap",
-         "edit_forget_acc", "edit_retain_drop", "seconds")
+SHOWN = ("network_acc", "surrogate_acc", "agreement", "linear_floor_acc", "betti0_gap",
+         "best_edit_forget_acc", "best_edit_retain_drop", "seconds")
 
 
 def build_leaderboard(results: pl.DataFrame, unlearning: pl.DataFrame | None = None) -> pl.DataFrame:
@@ -58,7 +58,7 @@ def build_leaderboard(results: pl.DataFrame, unlearning: pl.DataFrame | None = N
 
     Returns:
         One row per (dataset, model, surrogate), sorted by dataset then rank, with ``seeds`` (ok
-        cells), ``failed``, ``score``, ``rank``, ``edit_method`` (if known) and, for every
+        cells), ``failed``, ``score``, ``rank``, ``best_edit_method`` (if known) and, for every
         leaderboard metric present, ``<m>_mean``, ``<m>_std`` (ddof=1), ``<m>_ci95`` (half-width
         of the Student-t 95% interval; null with fewer than 2 seeds) and ``<m>_rank``.
     """
@@ -66,8 +66,8 @@ def build_leaderboard(results: pl.DataFrame, unlearning: pl.DataFrame | None = N
     metrics = present(frame, LEADERBOARD_METRICS)
     ok = pl.col("status") == "ok"
     aggregations = [ok.sum().alias("seeds"), (~ok).sum().alias("failed")]
-    if "edit_method" in frame.columns:
-        aggregations.append(pl.col("edit_method").filter(ok).drop_nulls().first().alias("edit_method"))
+    if "best_edit_method" in frame.columns:
+        aggregations.append(pl.col("best_edit_method").filter(ok).drop_nulls().first().alias("best_edit_method"))
     for metric in metrics:
         values = pl.col(metric).filter(ok & pl.col(metric).is_not_null() & pl.col(metric).is_not_nan())
         aggregations += [values.mean().alias(f"{metric}_mean"), values.std().alias(f"{metric}_std"),
@@ -91,7 +91,7 @@ def build_leaderboard(results: pl.DataFrame, unlearning: pl.DataFrame | None = N
         score = pl.when(pl.all_horizontal([p.is_not_null() for p in parts])).then(score)
     board = board.with_columns(score.cast(pl.Float64).alias("score"))
     board = board.with_columns(pl.col("score").rank("dense", descending=True).over("dataset").cast(pl.Int64).alias("rank"))
-    front = [*GROUP, "rank", "score", "seeds", "failed"] + (["edit_method"] if "edit_method" in board.columns else [])
+    front = [*GROUP, "rank", "score", "seeds", "failed"] + (["best_edit_method"] if "best_edit_method" in board.columns else [])
     rest = [f"{m}_{s}" for m in metrics for s in ("mean", "std", "ci95", "rank") if f"{m}_{s}" in board.columns]
     return board.select(front + rest).sort(["dataset", "rank", "model", "surrogate"], nulls_last=True)
 
@@ -139,8 +139,8 @@ def display_table(board: pl.DataFrame, digits: int = 3) -> pl.DataFrame:
     columns = {"rank": board["rank"], "model": board["model"], "surrogate": board["surrogate"],
                "seeds": board["seeds"], "failed": board["failed"],
                "score": [None if s is None else f"{s:.3f}" for s in board["score"].to_list()]}
-    if "edit_method" in board.columns:
-        columns["best edit"] = board["edit_method"]
+    if "best_edit_method" in board.columns:
+        columns["best edit"] = board["best_edit_method"]
     for metric in shown:
         digits_m = 1 if metric == "seconds" else digits
         ranks = board[f"{metric}_rank"].to_list() if f"{metric}_rank" in board.columns else [None] * board.height

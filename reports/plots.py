@@ -160,7 +160,7 @@ def eigenvalues(ok: pl.DataFrame, board: pl.DataFrame | None = None, max_groups:
 
 def accuracy_scatter(ok: pl.DataFrame, board: pl.DataFrame | None = None, label_limit: int = 12) -> bytes | None:
     """Surrogate vs network held-out accuracy across models: cells as dots, group means with 95%
-    intervals (from ``board``) as error bars, the diagonal y = x; DMD floor as crosses if present."""
+    intervals (from ``board``) as error bars, the diagonal y = x; linear floor as crosses if present."""
     if not {"network_acc", "surrogate_acc"} <= set(ok.columns) or ok.height == 0:
         return None
     datasets = ok["dataset"].unique(maintain_order=True).to_list()
@@ -168,8 +168,8 @@ def accuracy_scatter(ok: pl.DataFrame, board: pl.DataFrame | None = None, label_
     for ax, dataset in zip(axes, datasets):
         cells = ok.filter(pl.col("dataset") == dataset)
         ax.scatter(cells["network_acc"], cells["surrogate_acc"], s=6, alpha=0.35, color="tab:blue", label="KAE, per cell")
-        if "dmd_surrogate_acc" in cells.columns:
-            ax.scatter(cells["network_acc"], cells["dmd_surrogate_acc"], s=10, marker="x", alpha=0.5, color="tab:grey", label="DMD floor")
+        if "linear_floor_acc" in cells.columns:
+            ax.scatter(cells["network_acc"], cells["linear_floor_acc"], s=10, marker="x", alpha=0.5, color="tab:grey", label="linear floor (best of DMD/EDMD)")
         if board is not None and {"network_acc_mean", "surrogate_acc_mean"} <= set(board.columns):
             lines = board.filter(pl.col("dataset") == dataset)
             ax.errorbar(lines["network_acc_mean"], lines["surrogate_acc_mean"],
