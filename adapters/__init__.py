@@ -3,7 +3,7 @@
 ``load_dataset(cfg)`` and ``build_network(cfg, ...)`` are the two factories the harness calls.
 """
 
-from adapters import data, resmlp  # noqa: F401  (registration)
+from adapters import data, hf_models, resmlp, timm_models  # noqa: F401  (registration)
 from adapters.base import (
     DATASET_SCHEMES,
     MODEL_FAMILIES,

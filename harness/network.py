@@ -129,6 +129,59 @@ def predict_logits(
     return torch.cat(out).numpy()
 
 
+def head_parameters(family: ModelFamily, module: torch.nn.Module, width: int) -> list[torch.nn.Parameter]:
+    """The parameters that ``family.head`` reads: those that get a gradient from it."""
+    module.zero_grad(set_to_none=True)
+    family.head(module, torch.zeros(2, width, requires_grad=True)).sum().backward()
+    found = [p for p in module.parameters() if p.grad is not None]
+    module.zero_grad(set_to_none=True)
+    return found
+
+
+def refit_head(
+    family: ModelFamily,
+    module: torch.nn.Module,
+    inputs: np.ndarray,
+    labels: np.ndarray,
+    cfg: TrainConfig,
+    device: str = "cpu",
+) -> torch.nn.Module:
+    """Fit only the classifier head of a (hub-)pretrained network to the dataset's classes.
+
+    The backbone is frozen: its last-layer vectors x_L ``(n, d)`` are computed once, then the
+    parameters that ``family.head`` uses are trained on them with AdamW (``cfg`` epochs, lr,
+    batch size, seed). The head reads x_L exactly as in the full network, so this is a linear
+    probe of the pretrained features.
+    """
+    module.to(device).eval()
+    x = torch.from_numpy(inputs)
+    with torch.inference_mode():
+        features = torch.cat([
+            family.layer_maps(module, family.prepare_inputs(module, x[b].to(device)), [-1])[0].flatten(1).float()
+            for b in iterate_batches(len(x), 256)
+        ])
+    features = features.clone()
+    y = torch.from_numpy(labels).to(device)
+    params = head_parameters(family, module, features.shape[1])
+    for p in module.parameters():
+        p.requires_grad_(False)
+    for p in params:
+        p.requires_grad_(True)
+    torch.manual_seed(cfg.seed)
+    generator = torch.Generator().manual_seed(cfg.seed)
+    optimiser = torch.optim.AdamW(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
+    loss_fn = torch.nn.CrossEntropyLoss()
+    for _ in range(cfg.epochs):
+        for batch in iterate_batches(len(features), cfg.batch_size, generator):
+            loss = loss_fn(family.head(module, features[batch]), y[batch])
+            optimiser.zero_grad(set_to_none=True)
+            loss.backward()
+            optimiser.step()
+    for p in module.parameters():
+        p.requires_grad_(True)
+    return module.eval()
+
+
 def accuracy(logits: np.ndarray, labels: np.ndarray) -> float:
     """Fraction of rows whose argmax equals the label."""
     return float(np.mean(np.argmax(logits, axis=1) == labels))
@@ -138,17 +191,23 @@ def obtain_network(cfg: ModelConfig, data: DataSplits, device: str = "cpu") -> t
     """The trained network of a cell and facts about it.
 
     ``weights='train'`` trains from scratch with ``cfg.train.seed``; a checkpoint path loads
-    weights; ``'pretrained'`` loads hub weights and refits the head on the training split.
+    weights; ``'pretrained'`` loads hub (or the family's local pretrained) weights and refits only
+    the classifier head on the training split (:func:`refit_head`; the backbone is not trained).
 
     Returns:
-        ``(module, info)`` with info keys ``trained_in_harness`` (bool) and ``weights``.
+        ``(module, info)`` with info keys ``trained_in_harness`` (bool: trained from scratch here),
+        ``weights`` and, for pretrained weights, ``head_refit``.
     """
     family = family_of(cfg)
     torch.manual_seed(cfg.train.seed)
     module = build_network(cfg, data)
-    if cfg.weights in ("train", "pretrained"):
+    if cfg.weights == "train":
         inputs, labels = data.arrays("train")
         module = train_network(family, module, inputs, labels, cfg.train, device)
         return module, {"trained_in_harness": True, "weights": cfg.weights}
+    if cfg.weights == "pretrained":
+        inputs, labels = data.arrays("train")
+        module = refit_head(family, module, inputs, labels, cfg.train, device)
+        return module, {"trained_in_harness": False, "head_refit": True, "weights": cfg.weights}
     apply_checkpoint(module, load_checkpoint(cfg.weights), cfg.weights)
     return module.to(device).eval(), {"trained_in_harness": False, "weights": cfg.weights}
