@@ -4,7 +4,8 @@
   same architecture, training config and seed) on the training split without the forget class.
   A network loaded from a checkpoint is retrained from scratch with its training config.
 - ``finetune``: the trained network, further trained on the retained training set only
-  (:func:`harness.network.train_network`, ``finetune_epochs`` at ``finetune_lr``).
+  (:func:`harness.network.train_network`, ``finetune_epochs`` at ``finetune_lr``, by default the
+  network's own learning rate).
 - ``ascent``: gradient ascent on the forget set with a retained term: each step minimises
   ``-CE(forget batch) + retain_weight * CE(retain batch)`` (AdamW); stops once the forget class's
   TRAINING accuracy is at most ``ascent_stop_accuracy`` (checked after each pass) or after
@@ -54,7 +55,7 @@ def finetune_retained(
 ) -> torch.nn.Module:
     """A copy of ``module`` trained further on the retained training points only."""
     keep = labels != forget_class
-    schedule = train.model_copy(update={"epochs": cfg.finetune_epochs, "lr": cfg.finetune_lr})
+    schedule = train.model_copy(update={"epochs": cfg.finetune_epochs, "lr": cfg.finetune_lr or train.lr})
     return train_network(family, copy.deepcopy(module), inputs[keep], labels[keep], schedule, device)
 
 

@@ -459,7 +459,7 @@ def run_cell(cell: CellConfig, cache_root: str, device: str = "cpu", num_threads
             "unlearning": [{**keys, **r} for r in unlearning_rows],
             "topology": [{**keys, **r} for r in topology_rows],
         },
-        artifacts={"betti.png": _betti_plot(topology, title)},
+        artifacts={"betti0.png": _betti_plot(topology, title)},
     )
 
 

@@ -198,7 +198,9 @@ class UnlearningConfig(Frozen):
         4.0, description="edit_reweighted: weight multiplier of training points the edit still gets wrong."
     )
     finetune_epochs: PositiveInt = Field(10, description="finetune: epochs on the retained training set.")
-    finetune_lr: PositiveFloat = Field(1e-2, description="finetune: peak learning rate (cosine decay).")
+    finetune_lr: PositiveFloat | None = Field(
+        None, description="finetune: peak learning rate (cosine decay); None: the network's own training lr."
+    )
     ascent_lr: PositiveFloat = Field(1e-3, description="ascent: learning rate (AdamW).")
     ascent_max_epochs: PositiveInt = Field(20, description="ascent: most passes over the forget set.")
     ascent_retain_weight: NonNegativeFloat = Field(

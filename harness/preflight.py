@@ -4,10 +4,11 @@ Persistent homology dominates a cell's cost and, unlike everything else, grows q
 memory: ripser.py builds the dense n x n distance matrix in float64 and then its lower triangle
 through two n x n index grids, so one call peaks at about 70 n^2 bytes (maxdim 0) and 90 n^2
 bytes (maxdim >= 1), measured on this project's machine (n = 2000, 3000): 20,000 points at
-maxdim 1 would ask for ~36 GB. Time grows like c_d n^{e_d} (d = maxdim).
+maxdim 1 would ask for ~36 GB. Time is modelled as a_d n^2 + b_d n^3 (d = maxdim; the distance
+matrix and the reduction), fitted here to runs at n = 300..3000 on 10-D points (within 35%).
 
 The model's constants were measured on this machine; :func:`calibrate` rescales the time constant
-with one small run on the cell's own points, so that estimates follow the machine and the data.
+with one small run on the cell's own points (after a warm-up run), so that estimates follow the machine and the data.
 :func:`plan_topology` then finds the largest n (at most the requested one) whose whole topology
 stage (every depth, pooled and per class) fits both budgets.
 """
@@ -21,9 +22,9 @@ import numpy as np
 
 # Peak bytes per n^2 of one ripser.py call on dense input, by maxdim (measured: see module doc).
 BYTES_PER_N2 = {0: 72.0, 1: 90.0, 2: 90.0}
-# seconds ~ C[d] * n ** E[d] for one ripser call on 10-D points, by maxdim (measured here).
-TIME_COEFFICIENT = {0: 4.0e-7, 1: 9.0e-9, 2: 1.6e-7}
-TIME_EXPONENT = {0: 2.0, 1: 2.6, 2: 3.0}
+# seconds ~ a n^2 + b n^3 for one ripser call on 10-D points, (a, b) by maxdim (fitted here;
+# maxdim 2 from one run, 500 points in 20 s: expect it to be rougher).
+TIME_TERMS = {0: (2.2e-7, 7.4e-11), 1: (7.5e-7, 8.5e-11), 2: (0.0, 1.6e-7)}
 MIN_POINTS = 20
 
 
@@ -44,7 +45,8 @@ def ripser_cost(n: int, dim: int, maxdim: int, n_perm: int | None = None, speed:
         speed: multiplier of the time model from :func:`calibrate` (1.0 = this machine's model).
     """
     m = n if n_perm is None else min(n, n_perm)
-    seconds = TIME_COEFFICIENT[maxdim] * m ** TIME_EXPONENT[maxdim] + 2e-9 * n * m * dim * (m < n)
+    square, cube = TIME_TERMS[maxdim]
+    seconds = square * m**2 + cube * m**3 + 2e-9 * n * m * dim * (m < n)
     peak = BYTES_PER_N2[maxdim] * m * m + (16.0 * n * dim if m < n else 0.0)
     return Estimate(speed * seconds, peak)
 
@@ -67,6 +69,7 @@ def calibrate(points: np.ndarray, maxdim: int, probe: int = 300, seed: int = 0) 
     from harness.topology import persistence, seeded_sample
 
     sample = np.asarray(points)[seeded_sample(len(points), probe, seed)]
+    persistence(sample[:10], maxdim)  # warm-up: imports and first-call costs are not the model's
     start = time.perf_counter()
     persistence(sample, maxdim)
     measured = time.perf_counter() - start

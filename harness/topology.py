@@ -17,6 +17,7 @@ counts, separately.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import Literal
 
@@ -84,7 +85,9 @@ def persistence(
     else:
         from ripser import ripser
 
-        dgms = ripser(points, maxdim=maxdim)["dgms"]
+        with warnings.catch_warnings():  # n points in R^n are a point cloud here, never a distance matrix
+            warnings.filterwarnings("ignore", message="The input matrix is square")
+            dgms = ripser(points, maxdim=maxdim)["dgms"]
     return Diagrams([np.asarray(d, dtype=np.float64).reshape(-1, 2) for d in dgms], len(points), radius)
 
 
