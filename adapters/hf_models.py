@@ -75,6 +75,9 @@ def _resolve_config(arch: str, options: HFOptions, num_labels: int, num_channels
                 f"could not resolve {where} {arch!r} (offline, or no such model: "
                 f"{str(exc).splitlines()[0]}); from-scratch model types: {', '.join(image_model_types())}"
             ) from None
+    unknown = [key for key in options.config if not hasattr(config, key)]
+    if unknown:
+        raise UserInputError(f"hf:{arch} config ({type(config).__name__}) has no field(s) {', '.join(unknown)}")
     for key, value in options.config.items():
         setattr(config, key, value)
     config.num_labels = num_labels
@@ -107,10 +110,7 @@ class HFFamily(ModelFamily):
                     f"Unknown transformers image model type {arch!r}. Closest: {', '.join(suggestions) or '(none)'}; "
                     "or give a local directory or a hub id (owner/name)"
                 )
-        config = _resolve_config(arch, options, num_labels=2, num_channels=None)
-        unknown = [k for k in options.config if not hasattr(config, k)]
-        if unknown:
-            raise UserInputError(f"hf:{arch} config has no field(s) {', '.join(unknown)}")
+        _resolve_config(arch, options, num_labels=2, num_channels=None)
 
     def build(self, arch, options, num_classes, input_shape, pretrained):
         from transformers import AutoModelForImageClassification
@@ -174,8 +174,9 @@ def _logits_only_class():
     class LogitsOnly(nn.Module):
         """A transformers classifier whose ``forward(pixel_values)`` returns the logits tensor.
 
-        ``load_state_dict`` also takes the classifier's own state dict (keys without ``model.``),
-        e.g. a ``model.safetensors`` saved by ``save_pretrained``.
+        Its checkpoints are the harness's own (keys prefixed ``model.``); a directory written by
+        ``save_pretrained`` is loaded as ``hf:<dir>`` with ``weights: pretrained`` instead
+        (transformers 5 renames keys on load).
         """
 
         def __init__(self, model: nn.Module):
@@ -184,11 +185,6 @@ def _logits_only_class():
 
         def forward(self, pixel_values):
             return self.model(pixel_values=pixel_values).logits
-
-        def load_state_dict(self, state_dict, strict=True, assign=False):
-            if state_dict and not any(key.startswith("model.") for key in state_dict):
-                state_dict = {f"model.{key}": value for key, value in state_dict.items()}
-            return super().load_state_dict(state_dict, strict=strict, assign=assign)
 
     return LogitsOnly
 
