@@ -119,9 +119,9 @@ class HFFamily(ModelFamily):
             raise UserInputError(f"hf:{arch} needs image data (channels, height, width); got shape {input_shape}")
         if pretrained and source_kind(arch) == "type":
             raise UserInputError(f"hf:{arch} is a from-scratch model type: it has no pretrained weights")
-        if "image_size" not in options.config and options.input_size is None and source_kind(arch) == "type":
-            options = options.model_copy(update={"config": {**options.config, "image_size": input_shape[-1]}})
         config = _resolve_config(arch, options, num_classes, input_shape[0])
+        if source_kind(arch) == "type" and hasattr(config, "image_size") and "image_size" not in options.config:
+            config.image_size = options.input_size or input_shape[-1]  # from scratch: sized to the data
         if pretrained:
             module = AutoModelForImageClassification.from_pretrained(
                 arch, config=config, ignore_mismatched_sizes=True

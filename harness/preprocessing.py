@@ -63,15 +63,18 @@ def fit_preprocessor(layers: list[np.ndarray], cfg: PreprocessConfig) -> Preproc
     """Fit on training representations ``layers[l]`` of shape ``(n, d_l)``.
 
     Raises:
-        UserInputError: if ``cfg.p`` exceeds the width of some layer (naming that layer).
+        UserInputError: if ``cfg.p`` exceeds the narrowest layer (naming it, with every layer's width).
     """
-    for index, x in enumerate(layers):
-        if cfg.p > min(x.shape):
-            raise UserInputError(
-                f"p={cfg.p} exceeds layer {index} (width {x.shape[1]}, {x.shape[0]} training points); "
-                f"choose p <= {min(min(x.shape) for x in layers)}",
-                key="preprocess.p",
-            )
+    limits = [min(x.shape) for x in layers]
+    if cfg.p > min(limits):
+        narrowest = int(np.argmin(limits))
+        n, width = layers[narrowest].shape
+        what = f"width {width}" if width <= n else f"only {n} training points"
+        raise UserInputError(
+            f"p={cfg.p} exceeds the narrowest layer x_{narrowest} ({what}); layer widths x_0..x_{len(layers) - 1}: "
+            f"{[x.shape[1] for x in layers]}; choose p <= {min(limits)}",
+            key="preprocess.p",
+        )
     fitted = []
     for x in layers:
         mean = x.mean(axis=0, dtype=np.float64)

@@ -10,8 +10,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from adapters import ModelFamily
-from harness.config import LayerConfig
+from adapters import MODEL_FAMILIES, ModelFamily
+from harness.config import LayerConfig, ModelConfig
 from harness.network import iterate_batches
 
 
@@ -36,15 +36,34 @@ def extract_representations(
     batch_size: int = 256,
     device: str = "cpu",
 ) -> list[np.ndarray]:
-    """Per-layer representations of ``inputs`` ``(n, *input_shape)``: a list of ``(n, d_l)`` float32."""
+    """Per-layer representations of ``inputs`` ``(n, *input_shape)``: a list of ``(n, d_l)`` float32.
+
+    Batched; each layer's output array is allocated once after the first batch and filled in
+    place, so peak memory is the representations themselves plus one batch of maps.
+    """
     module.to(device).eval()
     x = torch.from_numpy(inputs)
-    per_layer: list[list[np.ndarray]] | None = None
+    out: list[np.ndarray] = []
     for batch in iterate_batches(len(x), batch_size):
         maps = family.layer_maps(module, family.prepare_inputs(module, x[batch].to(device)), cfg.indices)
         vectors = [pool(m, cfg).float().cpu().numpy() for m in maps]
-        per_layer = [[v] for v in vectors] if per_layer is None else [p + [v] for p, v in zip(per_layer, vectors)]
-    return [np.concatenate(chunks).astype(np.float32) for chunks in per_layer or []]
+        if not out:
+            out = [np.empty((len(x), v.shape[1]), dtype=np.float32) for v in vectors]
+        for array, v in zip(out, vectors):
+            array[batch.numpy()] = v
+    return out
+
+
+def layer_widths(cfg: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> list[int]:
+    """Widths d_0..d_L of a model's pooled representations, from one forward pass of two zero inputs.
+
+    Builds an untrained network (no download, no checkpoint read), so a suite can check
+    ``preprocess.p`` against the narrowest layer before any work starts.
+    """
+    family = MODEL_FAMILIES.get(cfg.family)
+    module = family.build(cfg.arch, family.Options(**cfg.options), num_classes, tuple(input_shape), pretrained=False)
+    zeros = np.zeros((2, *input_shape), dtype=np.float32)
+    return [r.shape[1] for r in extract_representations(family, module, zeros, cfg.layers)]
 
 
 @torch.inference_mode()

@@ -10,10 +10,11 @@ import pytest
 import torch
 
 from adapters import DATASET_SCHEMES, MODEL_FAMILIES
-from harness.config import LayerConfig, ModelConfig
+from harness.config import LayerConfig, ModelConfig, PreprocessConfig
 from harness.errors import UserInputError
 from harness.network import apply_checkpoint, build_network, load_checkpoint, save_checkpoint
-from harness.representations import pool
+from harness.preprocessing import fit_preprocessor
+from harness.representations import extract_representations, layer_widths, pool
 from test_datasets import LOCAL_DATASETS
 
 # family -> (model config, input shape, expected layer shapes per example (after the batch axis))
@@ -200,3 +201,30 @@ def test_timm_rejects_flat_data():
     cfg = ModelConfig(name="timm:resnet18")
     with pytest.raises(UserInputError, match="image data"):
         build_network(cfg, _Shape((2,)))
+
+
+@pytest.mark.parametrize("case", sorted(ALL_MODEL_CASES))
+def test_layer_widths_match_the_extracted_representations(case):
+    cfg, family, module, inputs = _build(case)
+    input_shape = ALL_MODEL_CASES[case][1]
+    expected = [r.shape[1] for r in extract_representations(family, module, inputs.numpy(), cfg.layers)]
+    assert layer_widths(cfg, input_shape, NUM_CLASSES) == expected
+
+
+def test_extraction_is_batched_without_changing_the_result():
+    cfg, family, module, inputs = _build("timm")
+    whole = extract_representations(family, module, inputs.numpy(), cfg.layers, batch_size=4)
+    pieces = extract_representations(family, module, inputs.numpy(), cfg.layers, batch_size=3)
+    for a, b in zip(whole, pieces):
+        assert a.dtype == np.float32
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-6)
+
+
+def test_p_above_the_narrowest_layer_names_it():
+    rng = np.random.default_rng(0)
+    layers = [rng.normal(size=(50, d)).astype(np.float32) for d in (64, 8, 16, 32)]
+    with pytest.raises(UserInputError) as info:
+        fit_preprocessor(layers, PreprocessConfig(p=10))
+    message = str(info.value)
+    assert message.startswith("preprocess.p: p=10 exceeds the narrowest layer x_1 (width 8)")
+    assert "[64, 8, 16, 32]" in message and "choose p <= 8" in message
