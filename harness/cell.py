@@ -165,7 +165,8 @@ def _topology(cell: CellConfig, model: KoopmanAutoencoder, z_test, labels) -> tu
     fractions = [float(np.mean(labels == c)) for c in np.unique(labels)] if cfg.per_class else []
     speed = calibrate(z_test[0], cfg.maxdim, seed=cell.seed) if cfg.calibrate else 1.0
     plan = plan_topology(cfg.n_points, len(labels), z_test[0].shape[1], cfg.maxdim, len(z_test) + len(depths),
-                         fractions, cfg.budget_seconds, cfg.budget_memory_gb * 2**30, cfg.n_perm, speed)
+                         fractions, cfg.budget_seconds, cfg.budget_memory_gb * 2**30, cfg.n_perm, speed,
+                         n_distance_pairs=len(z_test) if cfg.distances else 0, max_bars=cfg.distance_max_bars)
     sample = seeded_sample(len(labels), plan.n_used, cell.seed)
     sample_labels = labels[sample]
     network_sets = [np.asarray(z[sample]) for z in z_test]
@@ -218,12 +219,13 @@ def _topology(cell: CellConfig, model: KoopmanAutoencoder, z_test, labels) -> tu
             figures[f"bottleneck_dim{dim}"], figures[f"wasserstein_dim{dim}"] = [], []
         for layer, t in enumerate(matched):
             distances = diagram_distances(profile["network"]["all"][layer].diagrams.bars,
-                                          profile["surrogate"]["all"][position[t]].diagrams.bars)
+                                          profile["surrogate"]["all"][position[t]].diagrams.bars, cfg.distance_max_bars)
             for dim, d in enumerate(distances):
                 figures[f"bottleneck_dim{dim}"].append(d["bottleneck"])
                 figures[f"wasserstein_dim{dim}"].append(d["wasserstein"])
         for dim, d in enumerate(distances):
             figures[f"bottleneck_last_dim{dim}"] = d["bottleneck"]
+            figures[f"bottleneck_error_bound_last_dim{dim}"] = d["bottleneck_error_bound"]
             figures[f"wasserstein_last_dim{dim}"] = d["wasserstein"]
             figures[f"essential_last_network_dim{dim}"] = d["essential_first"]
             figures[f"essential_last_surrogate_dim{dim}"] = d["essential_second"]

@@ -151,6 +151,9 @@ class TopologyConfig(Frozen):
     distances: bool = Field(
         True, description="Bottleneck / Wasserstein distances between each layer and its matched iterate."
     )
+    distance_max_bars: PositiveInt = Field(
+        400, description="Bottleneck on this many most persistent finite bars (error bound recorded)."
+    )
     budget_seconds: PositiveFloat = Field(
         300.0, description="Pre-flight: the topology stage's estimated time must fit; n is lowered if not."
     )

@@ -51,17 +51,26 @@ def ripser_cost(n: int, dim: int, maxdim: int, n_perm: int | None = None, speed:
     return Estimate(speed * seconds, peak)
 
 
+def distance_cost(n: int, maxdim: int, max_bars: int, n_perm: int | None = None, speed: float = 1.0) -> float:
+    """Seconds of the diagram distances of one pooled pair: persim's bottleneck on at most ``max_bars``
+    bars (~0.2 s at 400, measured here) and its Wasserstein (an assignment on (2n)^2: ~5e-11 (2n)^3 s)."""
+    bars = n if n_perm is None else min(n, n_perm)
+    return speed * (maxdim + 1) * (0.2 * (min(bars, max_bars) / 400) ** 2 + 5e-11 * (2 * bars) ** 3)
+
+
 def stage_cost(
     n: int, dim: int, maxdim: int, n_depths: int, class_fractions: list[float], n_perm: int | None = None,
-    speed: float = 1.0,
+    speed: float = 1.0, n_distance_pairs: int = 0, max_bars: int = 400,
 ) -> Estimate:
-    """The whole topology stage: ``n_depths`` point sets, each pooled and per class.
+    """The whole topology stage: ``n_depths`` point sets, each pooled and per class, and
+    ``n_distance_pairs`` pooled diagram comparisons.
 
     Time adds up over calls; memory is the peak of the largest single call (calls run one at a time).
     """
     sizes = [n] + [max(1, int(round(n * f))) for f in class_fractions]
     costs = [ripser_cost(s, dim, maxdim, n_perm, speed) for s in sizes]
-    return Estimate(n_depths * sum(c.seconds for c in costs), max(c.bytes for c in costs))
+    seconds = n_depths * sum(c.seconds for c in costs) + n_distance_pairs * distance_cost(n, maxdim, max_bars, n_perm, speed)
+    return Estimate(seconds, max(c.bytes for c in costs))
 
 
 def calibrate(points: np.ndarray, maxdim: int, probe: int = 300, seed: int = 0) -> float:
@@ -101,12 +110,14 @@ def plan_topology(
     budget_bytes: float,
     n_perm: int | None = None,
     speed: float = 1.0,
+    n_distance_pairs: int = 0,
+    max_bars: int = 400,
 ) -> TopologyPlan:
     """The largest n <= min(requested, available) whose stage fits ``budget_seconds`` and ``budget_bytes``."""
     n_max = min(n_requested, n_available)
 
     def fits(n: int) -> bool:
-        cost = stage_cost(n, dim, maxdim, n_depths, class_fractions, n_perm, speed)
+        cost = stage_cost(n, dim, maxdim, n_depths, class_fractions, n_perm, speed, n_distance_pairs, max_bars)
         return cost.seconds <= budget_seconds and cost.bytes <= budget_bytes
 
     if fits(n_max):
@@ -117,11 +128,11 @@ def plan_topology(
             middle = (low + high) // 2
             low, high = (middle, high) if fits(middle) else (low, middle)
         n_used = low
-    cost = stage_cost(n_used, dim, maxdim, n_depths, class_fractions, n_perm, speed)
+    cost = stage_cost(n_used, dim, maxdim, n_depths, class_fractions, n_perm, speed, n_distance_pairs, max_bars)
     lowered = n_used < n_max
     note = ""
     if lowered:
-        full = stage_cost(n_max, dim, maxdim, n_depths, class_fractions, n_perm, speed)
+        full = stage_cost(n_max, dim, maxdim, n_depths, class_fractions, n_perm, speed, n_distance_pairs, max_bars)
         note = (f"pre-flight lowered n from {n_max} to {n_used}: {n_max} points would take ~{full.seconds:.0f} s "
                 f"and ~{full.bytes / 2**30:.1f} GiB (budget {budget_seconds:.0f} s, {budget_bytes / 2**30:.1f} GiB)")
         if not fits(n_used):

@@ -78,7 +78,8 @@ def test_essential_bars_are_counted_apart_from_the_finite_distance():
     one = [np.array([[0.0, 1.0], [0.0, np.inf]])]
     two = [np.array([[0.0, 1.0], [0.0, np.inf], [0.0, np.inf]])]
     result = diagram_distances(one, two)[0]  # no persim warning (warnings are errors here)
-    assert result == {"bottleneck": 0.0, "wasserstein": 0.0, "essential_first": 1, "essential_second": 2}
+    assert result == {"bottleneck": 0.0, "wasserstein": 0.0, "essential_first": 1, "essential_second": 2,
+                      "bottleneck_error_bound": 0.0}
 
 
 def test_diagram_distance_of_a_shifted_bar():
@@ -111,3 +112,15 @@ def test_giotto_backend_agrees_with_ripser():
     pytest.importorskip("gph")
     points = circle(50, seed=8)
     assert betti_curve(persistence(points, 1, backend="giotto"), [0.5]) == betti_curve(persistence(points, 1), [0.5])
+
+
+def test_bottleneck_on_the_most_persistent_bars_is_within_its_recorded_bound():
+    rng = np.random.default_rng(9)
+    def diagram(shift):
+        births = rng.uniform(0, 1, 300)
+        return np.c_[births, births + np.r_[rng.exponential(0.05, 297), [2.0, 3.0, 4.0 + shift]]]
+    a, b = diagram(0.0), diagram(0.6)
+    exact = diagram_distances([a], [b])[0]["bottleneck"]
+    pruned = diagram_distances([a], [b], max_bars=20)[0]
+    assert 0 < pruned["bottleneck_error_bound"] < 0.2
+    assert abs(pruned["bottleneck"] - exact) <= pruned["bottleneck_error_bound"] + 1e-12
