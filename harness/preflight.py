@@ -26,6 +26,8 @@ BYTES_PER_N2 = {0: 72.0, 1: 90.0, 2: 90.0}
 # maxdim 2 from one run, 500 points in 20 s: expect it to be rougher).
 TIME_TERMS = {0: (2.2e-7, 7.4e-11), 1: (7.5e-7, 8.5e-11), 2: (0.0, 1.6e-7)}
 MIN_POINTS = 20
+# The time model is good to about 35% here; plans aim at this fraction of the budget.
+PLANNING_MARGIN = 0.75
 
 
 @dataclass(frozen=True)
@@ -113,12 +115,15 @@ def plan_topology(
     n_distance_pairs: int = 0,
     max_bars: int = 400,
 ) -> TopologyPlan:
-    """The largest n <= min(requested, available) whose stage fits ``budget_seconds`` and ``budget_bytes``."""
+    """The largest n <= min(requested, available) whose stage fits ``budget_seconds`` and ``budget_bytes``.
+
+    Both are planned with :data:`PLANNING_MARGIN` (the estimate must fit 75% of each budget).
+    """
     n_max = min(n_requested, n_available)
 
     def fits(n: int) -> bool:
         cost = stage_cost(n, dim, maxdim, n_depths, class_fractions, n_perm, speed, n_distance_pairs, max_bars)
-        return cost.seconds <= budget_seconds and cost.bytes <= budget_bytes
+        return cost.seconds <= PLANNING_MARGIN * budget_seconds and cost.bytes <= PLANNING_MARGIN * budget_bytes
 
     if fits(n_max):
         n_used = n_max
