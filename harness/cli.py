@@ -30,7 +30,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
     tracker = None
     if args.tracking_uri.lower() != "none":
         tracker = Tracker(args.tracking_uri, experiment=f"koopbench/{suite.name}", run_name=run_dir.name,
-                          params={"suite": suite.model_dump(mode="json"), "run_dir": str(run_dir.resolve())})
+                          params={"suite": suite.model_dump(mode="json"), "run_dir": str(run_dir.resolve())},
+                          parent_file=run_dir / "mlflow_parent.json")
 
     def on_result(cell, result, paths):
         if tracker is not None:

@@ -42,18 +42,37 @@ def scalar_metrics(row: dict[str, Any]) -> dict[str, float]:
 class Tracker:
     """Parent/child MLflow runs for one suite run. Every call is best-effort."""
 
-    def __init__(self, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any]):
-        self.enabled = True
-        try:
-            from mlflow.tracking import MlflowClient
+    def __init__(self, tracking_uri: str, experiment: str, run_name: str, params: dict[str, Any],
+                 parent_file: Path | None = None):
+        """Nothing is written until the first cell is logged (a rerun with nothing to do adds no run).
 
-            self.client = MlflowClient(tracking_uri=tracking_uri)
-            found = self.client.get_experiment_by_name(experiment)
-            self.experiment_id = found.experiment_id if found else self.client.create_experiment(experiment)
-            self.parent_id = self.client.create_run(self.experiment_id, run_name=run_name).info.run_id
-            self._log_params(self.parent_id, flatten(params))
-        except Exception as exc:
-            self._disable(exc)
+        ``parent_file`` (e.g. ``RUN_DIR/mlflow_parent.json``) remembers the parent run, so a resumed
+        run adds its remaining cells under the same parent instead of starting a second one.
+        """
+        self.enabled = True
+        self.tracking_uri, self.experiment, self.run_name, self.params = tracking_uri, experiment, run_name, params
+        self.parent_file = parent_file
+        self.parent_id: str | None = None
+
+    def _parent(self) -> str:
+        if self.parent_id is not None:
+            return self.parent_id
+        from mlflow.tracking import MlflowClient
+
+        self.client = MlflowClient(tracking_uri=self.tracking_uri)
+        remembered = json.loads(self.parent_file.read_text()) if self.parent_file and self.parent_file.is_file() else {}
+        if remembered.get("tracking_uri") == self.tracking_uri:
+            self.experiment_id, self.parent_id = remembered["experiment_id"], remembered["run_id"]
+            self.client.update_run(self.parent_id, status="RUNNING")
+            return self.parent_id
+        found = self.client.get_experiment_by_name(self.experiment)
+        self.experiment_id = found.experiment_id if found else self.client.create_experiment(self.experiment)
+        self.parent_id = self.client.create_run(self.experiment_id, run_name=self.run_name).info.run_id
+        self._log_params(self.parent_id, flatten(self.params))
+        if self.parent_file is not None:
+            self.parent_file.write_text(json.dumps({"tracking_uri": self.tracking_uri, "run_id": self.parent_id,
+                                                    "experiment_id": self.experiment_id}))
+        return self.parent_id
 
     def _disable(self, exc: Exception) -> None:
         self.enabled = False
@@ -74,10 +93,11 @@ class Tracker:
         try:
             from mlflow.entities import Metric
 
+            parent_id = self._parent()
             child = self.client.create_run(
                 self.experiment_id,
                 run_name=f"{row['model']}|{row['dataset']}|{row.get('surrogate', '')}|seed{row['seed']}",
-                tags={"mlflow.parentRunId": self.parent_id, "cell_id": row["cell_id"], "status": row["status"]},
+                tags={"mlflow.parentRunId": parent_id, "cell_id": row["cell_id"], "status": row["status"]},
             )
             run_id = child.info.run_id
             config = json.loads(row["config"]) if row.get("config") else {}
@@ -98,7 +118,7 @@ class Tracker:
 
     def finish(self, artifact_paths: list[Path], status: str = "FINISHED") -> None:
         """Attach the run-level artifacts (leaderboard, report) and close the parent run."""
-        if not self.enabled:
+        if not self.enabled or self.parent_id is None:
             return
         try:
             for path in artifact_paths:

@@ -171,7 +171,8 @@ def accuracy_scatter(ok: pl.DataFrame, board: pl.DataFrame | None = None, label_
         if "linear_floor_acc" in cells.columns:
             ax.scatter(cells["network_acc"], cells["linear_floor_acc"], s=10, marker="x", alpha=0.5, color="tab:grey", label="linear floor (best of DMD/EDMD)")
         if board is not None and {"network_acc_mean", "surrogate_acc_mean"} <= set(board.columns):
-            lines = board.filter(pl.col("dataset") == dataset)
+            # a group whose every cell failed has no mean to draw
+            lines = board.filter(pl.col("dataset") == dataset).drop_nulls(["network_acc_mean", "surrogate_acc_mean"])
             ax.errorbar(lines["network_acc_mean"], lines["surrogate_acc_mean"],
                         xerr=lines["network_acc_ci95"].fill_null(0), yerr=lines["surrogate_acc_ci95"].fill_null(0),
                         fmt="o", color="tab:orange", ms=4, label="group mean, 95% CI")

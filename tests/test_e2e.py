@@ -39,7 +39,9 @@ def test_smoke_suite_runs_every_cell_ok(smoke_run):
     assert results["agreement"].min() > 0.8
     assert all(len(curve) == 6 for curve in results["betti0_network"].to_list())
     assert (root / "run" / "leaderboard.md").read_text().count("resmlp-10x5") >= 1
-    assert pl.read_parquet(root / "run" / "unlearning.parquet").height == 2 * 3  # cells x forget classes
+    unlearning = pl.read_parquet(root / "run" / "unlearning.parquet")
+    per_method = unlearning.group_by("cell_id", "method").len()  # one row per forgotten class
+    assert per_method["cell_id"].n_unique() == 2 and set(per_method["len"].to_list()) == {3}
 
 
 def test_smoke_suite_tracks_parent_and_children_in_mlflow(smoke_run):
@@ -65,6 +67,9 @@ def test_rerun_skips_finished_cells_and_changes_nothing(smoke_run, capsys):
     assert main(args) == 0
     assert '"skipped": 2' in capsys.readouterr().err
     assert pl.read_parquet(root / "run" / "results.parquet").equals(before)
+    client = MlflowClient(tracking_uri=f"sqlite:///{root / 'mlflow.db'}")
+    runs = client.search_runs([client.get_experiment_by_name("koopbench/smoke").experiment_id])
+    assert len(runs) == 3  # a rerun with nothing to do adds no run
 
 
 def test_same_cell_gives_same_figures_serially_and_on_ray(smoke_run, tmp_path):
@@ -90,13 +95,18 @@ def test_a_failing_cell_is_a_row_with_its_error_and_the_others_finish(tmp_path, 
         surrogates: [{k: 4, hidden: 8, m: 4, epochs: 2, batch_size: 64}]
         topology: {n_points: 40}
     """))
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ["run", str(suite), "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
-            "--tracking-uri", "none", "--serial", "--quiet"]
+            "--tracking-uri", uri, "--serial", "--quiet"]
     assert main(args) == 1
     results = pl.read_parquet(tmp_path / "run" / "results.parquet").sort("model")
     assert results["status"].to_list() == ["failed", "ok"]
-    assert "p=4 exceeds layer 0" in results["error"][0]
+    assert "p=4 exceeds the narrowest layer x_0" in results["error"][0]
     assert "narrow" in (tmp_path / "run" / "leaderboard.md").read_text()
     capsys.readouterr()
     assert main(args) == 1  # the failed cell is retried, the finished one skipped
     assert '"skipped": 1' in capsys.readouterr().err
+    runs = MlflowClient(tracking_uri=uri).search_runs([MlflowClient(tracking_uri=uri).get_experiment_by_name("koopbench/mixed").experiment_id])
+    parents = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
+    assert len(parents) == 1  # the resumed run reuses its parent
+    assert sorted(r.data.tags["status"] for r in runs if r not in parents) == ["failed", "failed", "ok"]

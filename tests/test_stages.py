@@ -36,7 +36,7 @@ def test_procrustes_recovers_a_known_rotation():
 
 def test_p_larger_than_a_layer_names_that_layer():
     layers = [np.zeros((50, 8), np.float32), np.zeros((50, 3), np.float32)]
-    with pytest.raises(UserInputError, match="layer 1"):
+    with pytest.raises(UserInputError, match="narrowest layer x_1"):
         fit_preprocessor(layers, PreprocessConfig(p=5))
 
 
