@@ -23,9 +23,11 @@ def plane_points(n: int, seed: int = 0) -> np.ndarray:
 def test_time_estimate_matches_a_measured_run_within_a_factor_of_three():
     points = plane_points(900)
     speed = calibrate(points, maxdim=1, probe=300)
-    start = time.perf_counter()
-    persistence(points, maxdim=1)
-    measured = time.perf_counter() - start
+    measured = float("inf")
+    for _ in range(2):  # the quicker of two runs: other processes share this machine
+        start = time.perf_counter()
+        persistence(points, maxdim=1)
+        measured = min(measured, time.perf_counter() - start)
     estimate = ripser_cost(900, 10, maxdim=1, speed=speed).seconds
     assert speed >= 1.0
     assert measured / 3 < estimate < measured * 3
