@@ -6,7 +6,9 @@
 - a local directory holding ``config.json`` (and weights, for ``weights: pretrained``);
 - a hub id (``hf:google/vit-base-patch16-224``): needs the hub, or the files in the local HF cache.
 
-Layers x_0..x_{L-1} are ``output_hidden_states=True`` (embeddings first); the last layer x_L is
+Layers x_0..x_{L-1} are ``output_hidden_states=True`` (for conv models the embedder/stem output
+first; for token models from the first block on, as in timm, since the class token of the
+embedding output does not depend on the input); the last layer x_L is
 the input of the model's ``classifier`` (the pooled, normalised features it reads, captured by a
 forward pre-hook), so ``head(module, x_L)`` is exactly the model's own logits.
 
@@ -160,7 +162,10 @@ class HFFamily(ModelFamily):
             out = module.model(pixel_values=inputs, output_hidden_states=True)
         finally:
             hook.remove()
-        maps = list(out.hidden_states[:-1]) + [captured[0].flatten(1)]
+        hidden = list(out.hidden_states)
+        if hidden[0].ndim == 3:  # token models: the embedding output's class token ignores the input
+            hidden = hidden[1:]
+        maps = hidden[:-1] + [captured[0].flatten(1)]
         return [maps[i] for i in select_layers(len(maps), indices)]
 
     def head(self, module, last):

@@ -59,7 +59,7 @@ EXTRA_MODEL_CASES = {
         {"name": "hf:vit", "options": {"config": {"hidden_size": 8, "num_hidden_layers": 2, "num_attention_heads": 2,
                                                   "intermediate_size": 16, "patch_size": 4}}},
         (1, 16, 16),
-        [(17, 8), (17, 8), (8,)],  # embeddings, block 1, classifier input
+        [(17, 8), (8,)],  # block 1 (class token + 16 patches), classifier input
     ),
 }
 
@@ -228,3 +228,12 @@ def test_p_above_the_narrowest_layer_names_it():
     message = str(info.value)
     assert message.startswith("preprocess.p: p=10 exceeds the narrowest layer x_1 (width 8)")
     assert "[64, 8, 16, 32]" in message and "choose p <= 8" in message
+
+
+@pytest.mark.parametrize("case", sorted(ALL_MODEL_CASES))
+def test_every_layer_depends_on_the_input_regression_hf_vit_constant_x0(case):
+    # HF ViT's embedding output has an input-independent class token: with token=cls it made
+    # x_0 constant and the KAE fit singular (hf-vision, first run). No layer may be constant.
+    cfg, family, module, inputs = _build(case)
+    layers = extract_representations(family, module, inputs.numpy(), LayerConfig(token="cls"))
+    assert all(np.ptp(layer, axis=0).max() > 0 for layer in layers)
