@@ -1,6 +1,5 @@
 """The topology pre-flight: its estimates against measured runs, and how it lowers n to a budget."""
 
-import json
 import subprocess
 import sys
 import time
@@ -34,11 +33,12 @@ def test_time_estimate_matches_a_measured_run_within_a_factor_of_three():
 
 
 def test_memory_estimate_matches_the_measured_peak_of_a_run():
+    # A fresh process, its peak read from VmHWM (ru_maxrss would start at the forking parent's size).
     code = (
-        "import resource, numpy as np; from harness.topology import persistence;"
-        "x = np.random.default_rng(0).normal(size=(1500, 10)); persistence(x[:20], maxdim=1);"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss; persistence(x, maxdim=1);"
-        "print((resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - base) * 1024)"
+        "import re, numpy as np; from harness.topology import persistence\n"
+        "def peak(): return int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read()).group(1)) * 1024\n"
+        "x = np.random.default_rng(0).normal(size=(1500, 10)); persistence(x[:20], maxdim=1)\n"
+        "base = peak(); persistence(x, maxdim=1); print(peak() - base)"
     )
     measured = float(subprocess.run([sys.executable, "-c", code], check=True, capture_output=True, text=True).stdout)
     estimate = ripser_cost(1500, 10, maxdim=1).bytes
