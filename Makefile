@@ -14,10 +14,15 @@ $(BIN)/koopbench: pyproject.toml
 
 setup: $(BIN)/koopbench
 
+# The tests also exercise the optional giotto-ph backend (AGPL-3: an extra, never a dependency).
+$(VENV)/.giotto: $(BIN)/koopbench
+	$(BIN)/pip install --quiet -e '.[test,giotto]'
+	touch $(VENV)/.giotto
+
 run: setup
 	RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0 $(BIN)/koopbench run $(SUITE)
 
-test: setup
+test: setup $(VENV)/.giotto
 	RAY_AUTH_MODE=disabled RAY_USAGE_STATS_ENABLED=0 $(BIN)/python -m pytest
 
 clean:

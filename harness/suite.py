@@ -217,6 +217,7 @@ def expand_cells(suite: SuiteConfig) -> list[CellConfig]:
             preprocess=suite.preprocess,
             topology=suite.topology,
             unlearning=suite.unlearning,
+            linear_floor=suite.linear_floor,
         )
         for model, dataset, surrogate, seed in itertools.product(
             suite.models, suite.datasets, suite.surrogates, suite.seeds
