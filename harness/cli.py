@@ -18,11 +18,14 @@ DEFAULT_CACHE = ".koopbench-cache"
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
-    from harness.suite import expand_cells, load_suite
+    from harness.store import ResultsStore
+    from harness.suite import cell_id, check_suite_fits, expand_cells, load_suite
 
     suite = load_suite(args.suite, overrides=args.set, dataset=args.dataset, seeds=args.seeds)
     cells = expand_cells(suite)
     run_dir = Path(args.out or Path("runs") / suite.name)
+    if {cell_id(c) for c in cells} - ResultsStore.finished_in(run_dir):  # work to do: check it can start
+        check_suite_fits(suite, args.suite)
 
     from harness.runner import run_cells
     from harness.tracking import Tracker

@@ -59,22 +59,31 @@ def procrustes_rotation(source: np.ndarray, target: np.ndarray) -> np.ndarray:
     return u @ vt
 
 
+def check_p(p: int, shapes: list[tuple[int, int]]) -> None:
+    """Raise if ``p`` exceeds some layer's rank limit; ``shapes[l]`` is ``(n_train, width_l)``.
+
+    Raises:
+        UserInputError: naming the narrowest layer, with every layer's width.
+    """
+    limits = [min(shape) for shape in shapes]
+    if p > min(limits):
+        narrowest = int(np.argmin(limits))
+        n, width = shapes[narrowest]
+        what = f"width {width}" if width <= n else f"only {n} training points"
+        raise UserInputError(
+            f"p={p} exceeds the narrowest layer x_{narrowest} ({what}); layer widths x_0..x_{len(shapes) - 1}: "
+            f"{[shape[1] for shape in shapes]}; choose p <= {min(limits)}",
+            key="preprocess.p",
+        )
+
+
 def fit_preprocessor(layers: list[np.ndarray], cfg: PreprocessConfig) -> Preprocessor:
     """Fit on training representations ``layers[l]`` of shape ``(n, d_l)``.
 
     Raises:
         UserInputError: if ``cfg.p`` exceeds the narrowest layer (naming it, with every layer's width).
     """
-    limits = [min(x.shape) for x in layers]
-    if cfg.p > min(limits):
-        narrowest = int(np.argmin(limits))
-        n, width = layers[narrowest].shape
-        what = f"width {width}" if width <= n else f"only {n} training points"
-        raise UserInputError(
-            f"p={cfg.p} exceeds the narrowest layer x_{narrowest} ({what}); layer widths x_0..x_{len(layers) - 1}: "
-            f"{[x.shape[1] for x in layers]}; choose p <= {min(limits)}",
-            key="preprocess.p",
-        )
+    check_p(cfg.p, [x.shape for x in layers])
     fitted = []
     for x in layers:
         mean = x.mean(axis=0, dtype=np.float64)

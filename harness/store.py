@@ -70,6 +70,11 @@ class ResultsStore:
         self.results = read_results(self.run_dir) if (self.run_dir / RESULTS).is_file() else pl.DataFrame()
         self.tables = {t: read_table(self.run_dir, t) for t in TABLES}
 
+    @staticmethod
+    def finished_in(run_dir: str | Path) -> set[str]:
+        """cell_ids finished in ``run_dir`` (empty if it holds no results yet); creates nothing."""
+        return ResultsStore(run_dir).finished() if (Path(run_dir) / RESULTS).is_file() else set()
+
     def finished(self) -> set[str]:
         """cell_ids whose row has status "ok"."""
         if not self.results.width:

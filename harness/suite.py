@@ -193,6 +193,35 @@ def load_suite(
     return _resolve_adapters(suite, file)
 
 
+def check_suite_fits(suite: SuiteConfig, file: str) -> None:
+    """The checks that need data and models, still before any work: for every (model, dataset),
+    ``preprocess.p`` against the narrowest layer (one forward pass of an untrained network), and
+    that a checkpoint file is readable and fits the model.
+
+    Raises:
+        UserInputError: naming the file, the key, the model and dataset, and what is allowed.
+    """
+    from harness.data import load_data
+    from harness.network import apply_checkpoint, build_network, load_checkpoint
+    from harness.preprocessing import check_p
+    from harness.representations import layer_widths
+
+    for j, dataset in enumerate(suite.datasets):
+        data = load_data(dataset)
+        for i, model in enumerate(suite.models):
+            where = f"{model.display} on {dataset.name}"
+            try:
+                widths = layer_widths(model, data.input_shape, data.num_classes)
+                check_p(suite.preprocess.p, [(len(data.train), width) for width in widths])
+            except UserInputError as exc:
+                raise UserInputError(f"{exc.detail} ({where})", file=file, key="preprocess.p") from None
+            if model.weights not in ("train", "pretrained"):
+                try:
+                    apply_checkpoint(build_network(model, data), load_checkpoint(model.weights), model.weights)
+                except UserInputError as exc:
+                    raise UserInputError(f"{exc} ({where})", file=file, key=f"models.{i}.weights") from None
+
+
 def cell_id(cell: CellConfig) -> str:
     """Stable id: hash of the resolved cell config and the harness version (16 hex digits)."""
     payload = json.dumps({"cell": cell.model_dump(mode="json"), "version": __version__}, sort_keys=True)

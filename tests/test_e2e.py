@@ -87,22 +87,22 @@ def test_a_failing_cell_is_a_row_with_its_error_and_the_others_finish(tmp_path, 
     suite = tmp_path / "mixed.yaml"
     suite.write_text(textwrap.dedent("""
         name: mixed
-        models:
-          - {name: resmlp, label: wide, options: {width: 6, depth: 2}, train: {epochs: 3}}
-          - {name: resmlp, label: narrow, options: {width: 2, depth: 2}, train: {epochs: 3}}
+        models: [{name: resmlp, options: {width: 6, depth: 2}, train: {epochs: 3}}]
         datasets: [{name: "synthetic:yinyang", options: {n_train: 200, n_test: 100}}]
         preprocess: {p: 4}
-        surrogates: [{k: 4, hidden: 8, m: 4, epochs: 2, batch_size: 64}]
+        surrogates:
+          - {label: diverges, k: 4, hidden: 8, m: 4, epochs: 2, batch_size: 64, lr: 1.0e+30}
+          - {label: fine, k: 4, hidden: 8, m: 4, epochs: 2, batch_size: 64}
         topology: {n_points: 40}
     """))
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     args = ["run", str(suite), "--out", str(tmp_path / "run"), "--cache", str(tmp_path / "cache"),
             "--tracking-uri", uri, "--serial", "--quiet"]
     assert main(args) == 1
-    results = pl.read_parquet(tmp_path / "run" / "results.parquet").sort("model")
+    results = pl.read_parquet(tmp_path / "run" / "results.parquet").sort("surrogate")
     assert results["status"].to_list() == ["failed", "ok"]
-    assert "p=4 exceeds the narrowest layer x_0" in results["error"][0]
-    assert "narrow" in (tmp_path / "run" / "leaderboard.md").read_text()
+    assert results["error"][0] and results["error"][1] is None
+    assert "diverges" in (tmp_path / "run" / "leaderboard.md").read_text()
     capsys.readouterr()
     assert main(args) == 1  # the failed cell is retried, the finished one skipped
     assert '"skipped": 1' in capsys.readouterr().err

@@ -84,3 +84,35 @@ def test_include_cycle_is_an_error(tmp_path):
     write(tmp_path, "include: a.yaml\n", "b.yaml")
     with pytest.raises(UserInputError, match="include cycle"):
         load_suite(tmp_path / "a.yaml")
+
+
+def test_p_beyond_the_narrowest_layer_exits_2_before_anything_starts(tmp_path, capsys):
+    path = write(tmp_path, MINIMAL.replace("preprocess: {p: 2}", "preprocess: {p: 5}"))
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--tracking-uri", "none", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "preprocess.p: p=5 exceeds the narrowest layer x_0 (width 4)" in err and str(path) in err
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("payload", [b"not a checkpoint at all", b""])
+def test_corrupt_checkpoint_exits_2_naming_the_file(tmp_path, capsys, payload):
+    checkpoint = tmp_path / "weights.safetensors"
+    checkpoint.write_bytes(payload)
+    path = write(tmp_path, MINIMAL + f"models: [{{name: resmlp, options: {{width: 4, depth: 2}}, weights: {checkpoint}}}]\n")
+    out = tmp_path / "run"
+    assert main(["run", str(path), "--out", str(out), "--tracking-uri", "none", "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "models.0.weights" in err and "weights.safetensors: cannot read checkpoint" in err
+    assert not out.exists()
+
+
+def test_checkpoint_of_another_model_exits_2(tmp_path, capsys):
+    import torch
+    from safetensors.torch import save_file
+
+    checkpoint = tmp_path / "other.safetensors"
+    save_file({"stem.0.weight": torch.zeros(3, 3)}, str(checkpoint))
+    path = write(tmp_path, MINIMAL + f"models: [{{name: resmlp, options: {{width: 4, depth: 2}}, weights: {checkpoint}}}]\n")
+    assert main(["run", str(path), "--out", str(tmp_path / "run"), "--tracking-uri", "none", "--quiet"]) == 2
+    assert "does not fit the model" in capsys.readouterr().err
