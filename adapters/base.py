@@ -7,7 +7,7 @@ each one: adding an architecture family or a dataset scheme is one new module an
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,12 +35,19 @@ class DataSplits:
     num_classes: int
     class_names: tuple[str, ...]
     input_shape: tuple[int, ...]
+    _arrays: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def arrays(self, split: str) -> tuple[np.ndarray, np.ndarray]:
-        """``(X, y)`` of a split: X float32 of shape ``(n, *input_shape)``, y int64 of shape (n,)."""
-        ds = getattr(self, split).with_format("numpy")
-        inputs = np.asarray(ds["input"], dtype=np.float32).reshape(-1, *self.input_shape)
-        return inputs, np.asarray(ds["label"], dtype=np.int64)
+        """``(X, y)`` of a split: X float32 of shape ``(n, *input_shape)``, y int64 of shape (n,).
+
+        Converted from the Arrow table once per split and kept (every stage of a cell reads them);
+        callers must not modify them in place.
+        """
+        if split not in self._arrays:
+            ds = getattr(self, split).with_format("numpy")
+            inputs = np.asarray(ds["input"], dtype=np.float32).reshape(-1, *self.input_shape)
+            self._arrays[split] = (inputs, np.asarray(ds["label"], dtype=np.int64))
+        return self._arrays[split]
 
 
 class DatasetScheme(ABC):
