@@ -112,7 +112,8 @@ def _representation_stage(cell: CellConfig, family, module, data, network_key: s
 
 
 def _surrogate_stage(cell: CellConfig, z_train, representation_key: str, cache: Cache, device: str):
-    key = config_hash(representation_key, cell.preprocess, cell.surrogate, cell.seed)
+    # the label only names the config in reports: relabelling retrains nothing
+    key = config_hash(representation_key, cell.preprocess, cell.surrogate.model_dump(exclude={"label"}), cell.seed)
     entry = cache.entry("surrogate", key)
     p = z_train[0].shape[1]
     if entry is not None:

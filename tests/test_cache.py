@@ -53,3 +53,11 @@ def test_ls_lists_registered_adapters(capsys):
     assert "resmlp" in capsys.readouterr().out.split()
     assert main(["ls", "datasets"]) == 0
     assert {"synthetic", "sklearn"} <= set(capsys.readouterr().out.split())
+
+
+def test_relabelling_a_surrogate_reuses_the_fitted_kae(tmp_path):
+    cache = str(tmp_path / "cache")
+    first = run_cell(cells(tmp_path)[0], cache).row
+    second = run_cell(cells(tmp_path, "surrogates.0.label=renamed")[0], cache).row
+    assert second["surrogate"] == "renamed" and second["surrogate_cached"] is True
+    assert second["surrogate_acc"] == first["surrogate_acc"]
